@@ -52,15 +52,16 @@ describe('S3Client against Ceph RGW', () => {
     expect((await client.listMultipartUploads(bucket)).map((u) => u.uploadId)).not.toContain(uploadId);
   });
 
-  test('errors are typed: NoSuchBucket, NoSuchUpload on complete, unreachable endpoint', async () => {
+  test('errors are typed: NoSuchBucket, unknown upload (404), unreachable endpoint', async () => {
     await expect(client.putObject('no-such-bucket-s3nd', 'k', 'x')).rejects.toMatchObject({
       name: 'S3Error',
       code: 'NoSuchBucket',
       status: 404,
       retryable: false,
     });
-    await expect(client.completeMultipartUpload(bucket, 'k', 'bogus-upload', [{ partNumber: 1, etag: 'x' }])).rejects.toMatchObject({
-      code: 'NoSuchUpload',
+    await expect(client.listParts(bucket, 'k', 'bogus-upload')).rejects.toMatchObject({
+      status: 404,
+      retryable: false,
     });
     const { S3Client } = await import('../../functions/s3/client.ts');
     const dead = new S3Client({
