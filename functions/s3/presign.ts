@@ -51,6 +51,17 @@ export interface PartTemplate {
 
 const encoder = new TextEncoder();
 
+/** HMAC pad midstates per signing key (the key changes once a day per credential). */
+const padCache = new WeakMap<Uint8Array, { inner: Sha256; outer: Sha256 }>();
+function pads(signingKey: Uint8Array): { inner: Sha256; outer: Sha256 } {
+  let cached = padCache.get(signingKey);
+  if (cached === undefined) {
+    cached = hmacPads(signingKey);
+    padCache.set(signingKey, cached);
+  }
+  return cached;
+}
+
 function checkExpiresIn(expiresIn: number): void {
   if (!Number.isInteger(expiresIn) || expiresIn < 1 || expiresIn > maxExpiresIn) {
     throw new InvalidInput(
@@ -178,6 +189,9 @@ class PartSigner {
   readonly #stateC: Int32Array;
   readonly #outerTail: PaddedTail;
   readonly #words = new Int32Array(8);
+  readonly #rest: Uint8Array;
+  readonly #suffix: Uint8Array;
+  readonly #prefixLength: number;
 
   constructor(parts: {
     canonicalPrefix: string;
@@ -196,17 +210,14 @@ class PartSigner {
     const rest = prefix.subarray(whole);
     const suffix = encoder.encode(parts.canonicalSuffix);
     this.#digitsAt = rest.length;
-    for (let digits = 1; digits <= 5; digits++) {
-      const tail = new Uint8Array(rest.length + digits + suffix.length);
-      tail.set(rest);
-      tail.set(suffix, rest.length + digits);
-      this.#tails[digits] = new PaddedTail(tail, whole);
-    }
+    this.#rest = rest;
+    this.#suffix = suffix;
+    this.#prefixLength = whole;
 
-    const { inner, outer } = hmacPads(parts.signingKey);
+    const { inner, outer } = pads(parts.signingKey);
     const sts = encoder.encode(parts.stringToSignPrefix);
     const stsWhole = sts.length - (sts.length % 64);
-    this.#stateB = inner.update(sts.subarray(0, stsWhole)).state;
+    this.#stateB = stsWhole === 0 ? inner.state : inner.clone().update(sts.subarray(0, stsWhole)).state;
     const stsTail = new Uint8Array(sts.length - stsWhole + 64);
     stsTail.set(sts.subarray(stsWhole));
     this.#hexAt = sts.length - stsWhole;
@@ -215,11 +226,20 @@ class PartSigner {
     this.#outerTail = new PaddedTail(new Uint8Array(32), 64);
   }
 
+  /** The canonical-request tail for part numbers of `digits` digits, made when first needed. */
+  #tail(digits: number): PaddedTail {
+    const tail = new Uint8Array(this.#rest.length + digits + this.#suffix.length);
+    tail.set(this.#rest);
+    tail.set(this.#suffix, this.#rest.length + digits);
+    this.#tails[digits] = new PaddedTail(tail, this.#prefixLength);
+    return this.#tails[digits];
+  }
+
   /** The hex signature of part `n` (1 … 10,000). */
   sign(n: number): string {
     const words = this.#words;
     const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : 5;
-    const tail = this.#tails[digits]!;
+    const tail = this.#tails[digits] ?? this.#tail(digits);
     const bytes = tail.bytes;
     for (let i = this.#digitsAt + digits - 1, v = n; i >= this.#digitsAt; i--, v = (v / 10) | 0) bytes[i] = 48 + (v % 10);
     tail.digestInto(this.#stateA, words);

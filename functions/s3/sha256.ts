@@ -119,6 +119,15 @@ export class Sha256 {
     return this;
   }
 
+  clone(): Sha256 {
+    const copy = new Sha256();
+    copy.state.set(this.state);
+    copy.#buffer.set(this.#buffer);
+    copy.#buffered = this.#buffered;
+    copy.#length = this.#length;
+    return copy;
+  }
+
   /** Bytes hashed so far, and whether the state is a clean midstate (no partial block). */
   get length(): number {
     return this.#length;
