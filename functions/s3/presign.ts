@@ -140,6 +140,13 @@ export class Presigner {
     return urls;
   }
 
+  /** Presigned UploadPart URLs for the given part numbers (re-signing for retries). */
+  partUrlList(bucket: string, key: string, uploadId: string, partNumbers: readonly number[], expiresIn: number, date?: Date): string[] {
+    for (const n of partNumbers) checkPartNumbers(n, 1);
+    const signer = this.#partSigner(bucket, key, uploadId, expiresIn, date ?? new Date());
+    return partNumbers.map((n) => `${signer.urlPrefix}${n}${signer.urlMiddle}${signer.sign(n)}`);
+  }
+
   /** Parts 1 … count as one URL template plus a signature per part (the compact plan). */
   partTemplate(bucket: string, key: string, uploadId: string, count: number, expiresIn: number, date?: Date): PartTemplate {
     checkPartNumbers(1, count);
