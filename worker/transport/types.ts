@@ -17,6 +17,8 @@ export interface PutOptions {
 
 export interface PutResult {
   etag: string;
+  /** The transport that carried the bytes, when not the one asked (a fallback). */
+  transport?: TransportName;
 }
 
 export interface Transport {
