@@ -26,10 +26,12 @@ credentials, region and CA trust: the standard AWS sources (AWS_*, ~/.aws, AWS_C
 class UsageError extends Error {}
 
 /** Expands sources into (file, key) pairs. */
-export function mapKeys(sources: string[], destination: string): { file: string; bucket: string; key: string }[] {
+export function mapKeys(sources: string[], destination: string): { file: string; bucket: string; key: string; size: number }[] {
   const { bucket, key: prefix } = parseS3Uri(destination, { allowEmptyKey: true });
+  // Several sources, like a directory, go under the destination as a folder: `s3://b/p` means `p/`.
   const asPrefix = prefix === '' || prefix.endsWith('/') || sources.length > 1;
-  const out: { file: string; bucket: string; key: string }[] = [];
+  const dirPrefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const out: { file: string; bucket: string; key: string; size: number }[] = [];
   for (const source of sources) {
     const path = resolve(source);
     let stat: ReturnType<typeof statSync>;
@@ -39,22 +41,20 @@ export function mapKeys(sources: string[], destination: string): { file: string;
       throw new UsageError(`source ${source} does not exist`);
     }
     if (stat.isDirectory()) {
-      const dirPrefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-      for (const file of walk(path)) out.push({ file, bucket, key: dirPrefix + relative(path, file).split('\\').join('/') });
+      for (const { file, size } of walk(path)) out.push({ file, bucket, key: dirPrefix + relative(path, file).split('\\').join('/'), size });
     } else {
-      if (!asPrefix && prefix === '') throw new UsageError(`destination ${destination} names no key`);
-      out.push({ file: path, bucket, key: asPrefix ? prefix + basename(path) : prefix });
+      out.push({ file: path, bucket, key: asPrefix ? dirPrefix + basename(path) : prefix, size: stat.size });
     }
   }
   return out;
 }
 
-function walk(dir: string): string[] {
-  const files: string[] = [];
+function walk(dir: string): { file: string; size: number }[] {
+  const files: { file: string; size: number }[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) files.push(...walk(path));
-    else if (entry.isFile()) files.push(path);
+    else if (entry.isFile()) files.push({ file: path, size: statSync(path).size });
   }
   return files;
 }
@@ -82,9 +82,36 @@ export async function runUpload(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  const tty = process.stderr.isTTY === true && process.stdout.isTTY === true;
+  const total = jobs.length;
+  const totalBytes = jobs.reduce((sum, job) => sum + job.size, 0);
+  let done = 0;
+  let failed = 0;
+  // Bytes of parts that landed so far (a part retried later counts once it lands).
+  let bytes = 0;
+  let drawnAt = 0;
+  const started = performance.now();
+  const progress = (force = false) => {
+    if (!tty) return;
+    const now = performance.now();
+    if (!force && now - drawnAt < 100) return;
+    drawnAt = now;
+    const seconds = (now - started) / 1000;
+    const width = 30;
+    const filled = Math.min(width, Math.round((bytes / Math.max(1, totalBytes)) * width));
+    const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+    process.stderr.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${mib(bytes)}/${mib(totalBytes)} MiB, ${done}/${total} files, ${mib(bytes / Math.max(seconds, 1e-3))} MiB/s${failed ? `, ${failed} failed` : ''} `,
+    );
+  };
   let runtime: ReturnType<typeof setupEngine>;
   try {
-    runtime = setupEngine(config);
+    runtime = setupEngine(config, {
+      partFinished: (partBytes) => {
+        bytes += partBytes;
+        progress();
+      },
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`s3nd upload: ${error.message}`);
@@ -92,19 +119,6 @@ export async function runUpload(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const tty = process.stderr.isTTY === true && process.stdout.isTTY === true;
-  const total = jobs.length;
-  let done = 0;
-  let failed = 0;
-  let bytes = 0;
-  const started = performance.now();
-  const progress = () => {
-    if (!tty) return;
-    const seconds = (performance.now() - started) / 1000;
-    const width = 30;
-    const filled = Math.round((done / Math.max(1, total)) * width);
-    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} files, ${(bytes / 2 ** 20).toFixed(1)} MiB, ${(bytes / 2 ** 20 / Math.max(seconds, 1e-3)).toFixed(1)} MiB/s${failed ? `, ${failed} failed` : ''} `);
-  };
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort(new Error('interrupted')));
   await Promise.all(
@@ -112,9 +126,7 @@ export async function runUpload(argv: string[]): Promise<number> {
       const request: UploadRequest = { file: job.file, uri: `s3://${job.bucket}/${job.key}`, bucket: job.bucket, key: job.key };
       try {
         const task = await runtime.engine.upload(request, { signal: abort.signal });
-        bytes += task.upload_size_bytes;
-        if (tty) process.stdout.write('');
-        else console.log(JSON.stringify({ code: 200, msg: 'upload succeeded', task }));
+        if (!tty) console.log(JSON.stringify({ code: 200, msg: 'upload succeeded', task }));
       } catch (error) {
         failed++;
         const e = error instanceof UploadError ? error : new UploadError('Unknown', String(error), { uri: request.uri, file: request.file });
@@ -122,7 +134,7 @@ export async function runUpload(argv: string[]): Promise<number> {
         else console.log(JSON.stringify({ code: e.status, msg: e.message, task: e.report }));
       } finally {
         done++;
-        progress();
+        progress(true);
       }
     }),
   );

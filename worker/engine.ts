@@ -8,12 +8,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { type Stats, closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { S3Error } from '../functions/s3/errors.ts';
 import { partAt, planParts } from '../functions/s3/plan.ts';
+import { validateBucketName, validateKey } from '../functions/s3/uri.ts';
 import type { CompletedPart } from '../functions/s3/xml.ts';
 import type { PlanSource, UploadPlan } from './plan-source.ts';
 import { PartQueue, type Release } from './queue.ts';
 import { goDuration, mbitRate } from './report.ts';
 import type { Transport } from './transport/types.ts';
-import { type Engine, type EngineObserver, type TaskReport, UploadError, type UploadRequest } from './types.ts';
+import { type Engine, type EngineObserver, type TaskReport, type TransportName, UploadError, type UploadRequest } from './types.ts';
 
 export interface EngineOptions {
   plans: PlanSource;
@@ -82,10 +83,18 @@ export function createEngine(options: EngineOptions): Engine {
     let plan: UploadPlan | undefined;
     let completed = false;
     let maxAttempts = 0;
+    // What carried the bytes: the transport's own name unless a part had to fall back.
+    let carrier = options.transport.name;
     let partCount = 0;
     let size = 0;
     let queuedSeconds = 0;
     try {
+      try {
+        validateBucketName(request.bucket);
+        validateKey(request.key);
+      } catch (error) {
+        throw fail('BadRequest', (error as Error).message, {}, error);
+      }
       try {
         fd = openSync(request.file, 'r');
       } catch (error) {
@@ -108,9 +117,16 @@ export function createEngine(options: EngineOptions): Engine {
       // are refused (BadDigest) instead of stored.
       let contentMd5: string | undefined;
       if (single) {
-        const buffer = Buffer.allocUnsafe(size);
-        if (size > 0 && readSync(fd, buffer, 0, size, 0) !== size) throw fail('FileChanged', `${request.file} shrank while being read`);
-        contentMd5 = createHash('md5').update(buffer).digest('base64');
+        // In 1 MiB reads: a single PUT may be up to 5 GiB, memory stays flat.
+        const hash = createHash('md5');
+        const buffer = Buffer.allocUnsafe(Math.min(size, 1 << 20));
+        for (let at = 0; at < size; ) {
+          const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - at), at);
+          if (n <= 0) throw fail('FileChanged', `${request.file} shrank while being read`);
+          hash.update(buffer.subarray(0, n));
+          at += n;
+        }
+        contentMd5 = hash.digest('base64');
         if (!sameIdentity(identity, identityOf(fstatSync(fd)))) throw fail('FileChanged', `${request.file} changed during upload`);
       }
 
@@ -147,8 +163,9 @@ export function createEngine(options: EngineOptions): Engine {
             const headers: Record<string, string> = {};
             if (contentMd5 !== undefined) headers['content-md5'] = contentMd5;
             if (single && request.contentType) headers['content-type'] = request.contentType;
-            const { etag, attempts } = await putPart(current, file, part, headers, controller.signal);
+            const { etag, attempts, transport } = await putPart(current, file, part, headers, controller.signal);
             maxAttempts = Math.max(maxAttempts, attempts);
+            if (transport !== undefined) carrier = transport;
             parts[i] = { partNumber: i + 1, etag };
           } catch (error) {
             // One part failed for good: stop the others, they would be aborted anyway.
@@ -181,7 +198,7 @@ export function createEngine(options: EngineOptions): Engine {
         upload_total: goDuration(totalSeconds),
         upload_rate: mbitRate(rate),
         upload_rate_bytes: round(rate),
-        transport: options.transport.name,
+        transport: carrier,
       };
       observer.taskFinished?.(report);
       return report;
@@ -204,7 +221,7 @@ export function createEngine(options: EngineOptions): Engine {
     part: { partNumber: number; offset: number; size: number },
     headers: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ etag: string; attempts: number }> {
+  ): Promise<{ etag: string; attempts: number; transport: TransportName | undefined }> {
     let url = plan.urls(part.partNumber);
     for (let attempt = 1; ; attempt++) {
       const timeoutMs = options.uploadTimeout > 0 ? options.uploadTimeout * options.timeoutFactor ** (attempt - 1) * 1000 : 0;
@@ -213,9 +230,9 @@ export function createEngine(options: EngineOptions): Engine {
       observer.partStarted?.();
       try {
         if (plan.expiresAt - Date.now() < 60_000) url = await options.plans.resign(plan, part.partNumber, signal);
-        const { etag } = await options.transport.put(url, file, part.offset, part.size, { signal: attemptSignal, headers, fresh: attempt > 1 });
+        const { etag, transport } = await options.transport.put(url, file, part.offset, part.size, { signal: attemptSignal, headers, fresh: attempt > 1 });
         observer.partFinished?.(part.size, (performance.now() - t0) / 1000);
-        return { etag, attempts: attempt };
+        return { etag, attempts: attempt, transport };
       } catch (error) {
         observer.partFinished?.(0, (performance.now() - t0) / 1000);
         if (signal.aborted) throw signal.reason;

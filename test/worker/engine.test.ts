@@ -15,6 +15,7 @@ import worker from '../../functions/index.ts';
 import { createEngine, type EngineOptions } from '../../worker/engine.ts';
 import { LocalPlanSource, RemotePlanSource } from '../../worker/plan-source.ts';
 import { FetchTransport } from '../../worker/transport/fetch.ts';
+import { SendfileTransport } from '../../worker/transport/sendfile.ts';
 import type { Transport } from '../../worker/transport/types.ts';
 import { UploadError } from '../../worker/types.ts';
 import { localS3, uniqueBucket } from '../s3/helpers.ts';
@@ -61,38 +62,50 @@ afterAll(async () => {
 });
 
 describe('engine uploads, read back byte-exact', () => {
-  for (const [name, target] of [
-    ['https', https],
-    ['http', http],
-  ] as const) {
+  // Every transport the host has, on the schemes it serves (sendfile is plain HTTP only).
+  const variants = [
+    { name: 'https-fetch', target: https, transport: () => new FetchTransport() },
+    { name: 'http-fetch', target: http, transport: () => new FetchTransport() },
+    { name: 'http-sendfile', target: http, transport: () => new SendfileTransport() },
+  ] as const;
+  for (const { name, target, transport } of variants) {
     test(`sizes around the part boundaries (${name})`, async () => {
-      const engine = createEngine(options({ plans: new LocalPlanSource(target.endpoint, target.credentials) }));
+      const t = transport();
+      const engine = createEngine(options({ plans: new LocalPlanSource(target.endpoint, target.credentials), transport: t }));
       for (const size of [0, 1, 5 * MiB - 1, 5 * MiB, 5 * MiB + 1, 17 * MiB + 12345]) {
         const data = randomBytes(size);
         const key = `${name}/size-${size} ü`;
         const report = await engine.upload({ file: file(`${name}-${size}`, data), uri: `s3://${bucket}/${key}`, bucket, key });
         expect(report.upload_size_bytes).toBe(size);
         expect(report.upload_parts).toBe(Math.max(1, Math.ceil(size / (5 * MiB))));
-        expect(report.transport).toBe('fetch');
+        expect(report.transport).toBe(t.name);
         expect(report.upload_attempts).toBe(1);
         const back = await https.client.getObject(bucket, key);
         expect(md5(back)).toBe(md5(data));
       }
+      await engine.close(Date.now());
       await noUploadsLeft();
     }, 120_000);
   }
 
-  test('≥ 5 GiB sparse file with random markers past 2^32 (ranged reads)', async () => {
+  test.each([
+    ['https', 'fetch'],
+    ['http', 'sendfile'],
+  ] as const)('≥ 5 GiB sparse file with random markers past 2^32, ranged reads (%s, %s)', async (scheme, transportName) => {
     const size = 5 * 2 ** 30 + 3 * MiB + 17;
     const path = join(dir, 'big.sparse');
     const fd = openSync(path, 'w');
     const markers = [0, 2 ** 31 - 100, 2 ** 32 - 5, 2 ** 32 + 4096, 4.5 * 2 ** 30, size - 4096].map((offset) => ({ offset, bytes: randomBytes(4096) }));
     for (const m of markers) writeSync(fd, m.bytes, 0, Math.min(4096, size - m.offset), m.offset);
     closeSync(fd);
-    const engine = createEngine(options({ plans: new LocalPlanSource(http.endpoint, http.credentials), partSize: 512 * MiB, maxParallel: 4, uploadTimeout: 600 }));
-    const key = 'big/sparse.bin';
+    const target = scheme === 'https' ? https : http;
+    const transport = transportName === 'fetch' ? new FetchTransport() : new SendfileTransport();
+    const engine = createEngine(options({ plans: new LocalPlanSource(target.endpoint, target.credentials), transport, partSize: 512 * MiB, maxParallel: 4, uploadTimeout: 600 }));
+    const key = `big/sparse-${scheme}.bin`;
     const report = await engine.upload({ file: path, uri: `s3://${bucket}/${key}`, bucket, key });
+    await engine.close(Date.now());
     expect(report.upload_parts).toBe(11);
+    expect(report.transport).toBe(transportName);
     expect((await https.client.headObject(bucket, key))?.size).toBe(size);
     for (const m of markers) {
       const length = Math.min(4096, size - m.offset);
@@ -213,3 +226,45 @@ describe('retries and failure paths', () => {
     await noUploadsLeft();
   });
 });
+
+test('remote plans: a retried part is re-signed by the function (POST /v1/uploads/parts)', async () => {
+  const secret = 'engine-test-secret';
+  const fnEnv = { ...env, S3ND_JWT_SECRET: secret };
+  const paths: string[] = [];
+  const server = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    fetch: (request) => {
+      paths.push(new URL(request.url).pathname);
+      return worker.fetch(request, fnEnv);
+    },
+  });
+  try {
+    const token = await sign({ exp: Math.floor(Date.now() / 1000) + 600, buckets: [bucket], prefixes: ['remote-retry/'] }, secret, 'HS256');
+    const engine = createEngine(
+      options({ plans: new RemotePlanSource(`http://127.0.0.1:${server.port}`, token), transport: flakyTransport((offset, attempt) => offset === 5 * MiB && attempt === 1) }),
+    );
+    const data = randomBytes(12 * MiB);
+    const report = await engine.upload({ file: file('remote-retry', data), uri: `s3://${bucket}/remote-retry/x`, bucket, key: 'remote-retry/x' });
+    expect(report.upload_attempts).toBe(2);
+    expect(paths).toEqual(['/v1/plans', '/v1/uploads/parts', '/v1/uploads/complete']);
+    expect(md5(await https.client.getObject(bucket, 'remote-retry/x'))).toBe(md5(data));
+    await noUploadsLeft();
+  } finally {
+    server.stop(true);
+  }
+}, 60_000);
+
+test('close(deadline): refuses new uploads, aborts the running ones at the deadline, leaves no multipart upload', async () => {
+  const engine = createEngine(options({ maxParallel: 1 }));
+  const running = engine.upload({ file: file('closing', randomBytes(40 * MiB)), uri: `s3://${bucket}/closing`, bucket, key: 'closing' });
+  await new Promise((r) => setTimeout(r, 50));
+  expect(engine.stats().activeFiles).toBe(1);
+  const closed = engine.close(Date.now() + 20);
+  expect(engine.upload({ file: file('late', randomBytes(1)), uri: `s3://${bucket}/late`, bucket, key: 'late' })).rejects.toMatchObject({ code: 'Aborted' });
+  expect(await running.catch((e) => e)).toMatchObject({ code: 'Aborted' });
+  await closed;
+  expect(engine.stats()).toEqual({ inFlightParts: 0, activeFiles: 0, queuedFiles: 0 });
+  expect(await https.client.headObject(bucket, 'closing')).toBeUndefined();
+  await noUploadsLeft();
+}, 60_000);
