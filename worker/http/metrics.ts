@@ -1,5 +1,5 @@
 /** Prometheus metrics for the daemon, fed by the engine's observer hooks (text format 0.0.4, no library needed). */
-import type { EngineObserver, TaskReport, TransportName, UploadError } from './types.ts';
+import type { EngineObserver, TaskReport, TransportName, UploadError } from '../types.ts';
 
 class Histogram {
   readonly counts: number[];
@@ -38,7 +38,10 @@ export class Metrics implements EngineObserver {
   rttMicros = 0;
   retransmits = 0;
 
-  constructor(readonly transport: TransportName) {}
+  /** Set once the engine's startup probe has picked it. */
+  transport: TransportName = 'fetch';
+  /** HTTP requests being held (uploads waiting or running). */
+  requestsInFlight = 0;
 
   queued(waitSeconds: number): void {
     this.queueWait.observe(waitSeconds);
@@ -80,7 +83,8 @@ export class Metrics implements EngineObserver {
       `# HELP s3nd_uploaded_bytes_total Bytes acknowledged by S3\n# TYPE s3nd_uploaded_bytes_total counter\ns3nd_uploaded_bytes_total ${this.bytes}`,
       gauge('s3nd_parts_in_flight', 'Parts being sent', stats.inFlightParts),
       gauge('s3nd_files_active', 'Files being uploaded', stats.activeFiles),
-      gauge('s3nd_parts_queued', 'Parts waiting for a slot', stats.queuedFiles),
+      gauge('s3nd_files_queued', 'Files waiting for a part slot', stats.queuedFiles),
+      gauge('s3nd_http_requests_in_flight', 'Upload requests being held open', this.requestsInFlight),
       gauge('s3nd_transport_info', 'Transport in use', 1, `{transport="${this.transport}"}`),
       gauge('s3nd_tcp_rtt_seconds', 'Last measured TCP round-trip time (sendfile/ktls transports)', this.rttMicros / 1e6),
       `# HELP s3nd_tcp_retransmits_total TCP retransmits seen (sendfile/ktls transports)\n# TYPE s3nd_tcp_retransmits_total counter\ns3nd_tcp_retransmits_total ${this.retransmits}`,
