@@ -9,9 +9,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
-import { ErrnoError, IPPROTO_TCP, SOL_TLS, setsockopt, TCP_ULP } from './libc.ts';
+import { close, ErrnoError, IPPROTO_TCP, loopbackTcp, SOL_TLS, setsockopt, TCP_ULP } from './libc.ts';
 
 /** linux/tls.h */
 export const TLS_TX = 1;
@@ -198,38 +198,24 @@ function ktlsUlpListed(): KtlsProbe {
 }
 
 /**
- * The real probe: setsockopt(TCP_ULP, "tls") on a connected loopback TCP socket. A privileged
- * process may autoload tls.ko this way even when tcp_available_ulp does not list it yet.
+ * The real probe: setsockopt(TCP_ULP, "tls") on an ESTABLISHED loopback TCP socket (synchronous, no
+ * event loop involved). A privileged process may autoload tls.ko this way even when
+ * tcp_available_ulp does not list it yet.
  */
-export async function probeKtls(): Promise<KtlsProbe> {
-  // The peer stays open until the client goes: TCP_ULP needs an ESTABLISHED socket (ENOTCONN once
-  // the peer has closed).
-  const peers: net.Socket[] = [];
-  const server = net.createServer((peer) => {
-    peers.push(peer);
-    peer.on('error', () => undefined /* the probe client resets it; nothing to report */);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const client = net.connect(port, '127.0.0.1');
+export function probeKtls(): KtlsProbe {
+  let pair: { listener: number; client: number } | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', resolve);
-      client.once('error', reject);
-    });
-    setsockopt(socketFd(client), IPPROTO_TCP, TCP_ULP, new TextEncoder().encode('tls'));
+    pair = loopbackTcp();
+    setsockopt(pair.client, IPPROTO_TCP, TCP_ULP, new TextEncoder().encode('tls'));
     return { available: true };
   } catch (err) {
     const listed = ktlsUlpListed();
-    const why = err instanceof ErrnoError ? err.code : String(err);
-    return { available: false, reason: `setsockopt(TCP_ULP, "tls") failed with ${why}; ${listed.reason ?? ''}`.trim() };
+    const why = err instanceof ErrnoError ? `${err.syscall} failed with ${err.code}` : String(err);
+    return { available: false, reason: `setsockopt(TCP_ULP, "tls") probe: ${why}; ${listed.reason ?? 'tls is listed'}` };
   } finally {
-    client.destroy();
-    for (const peer of peers) peer.destroy();
-    server.close();
+    if (pair) {
+      close(pair.client);
+      close(pair.listener);
+    }
   }
 }

@@ -18,6 +18,11 @@ const lib = dlopen('libc.so.6', {
   setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   socketpair: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  listen: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  connect: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  getsockname: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
   strerror: { args: [FFIType.i32], returns: FFIType.cstring },
 });
@@ -59,6 +64,7 @@ export const O_NONBLOCK = 0o4000;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const AF_UNIX = 1;
+export const AF_INET = 2;
 export const SOCK_STREAM = 1;
 
 /** Returned by sendfile/send/write/read when the call would block. */
@@ -293,4 +299,32 @@ export function socketpair(): [number, number] {
   const fds = new Int32Array(2);
   check(c.socketpair(AF_UNIX, SOCK_STREAM, 0, ptr(fds)), 'socketpair');
   return [fds[0] ?? -1, fds[1] ?? -1];
+}
+
+/**
+ * A connected loopback TCP pair made with blocking calls (the kernel completes the handshake into
+ * the listen queue, no accept needed): `client` is ESTABLISHED. For synchronous probes such as
+ * setsockopt(TCP_ULP); close all three descriptors.
+ */
+export function loopbackTcp(): { listener: number; client: number } {
+  // struct sockaddr_in {u16 family; u16 port (big endian); u32 addr; u8 zero[8]} for 127.0.0.1:0.
+  const addr = new Uint8Array(16);
+  const view = new DataView(addr.buffer);
+  view.setUint16(0, AF_INET, true);
+  addr.set([127, 0, 0, 1], 4);
+  const listener = check(c.socket(AF_INET, SOCK_STREAM, 0), 'socket');
+  let client = -1;
+  try {
+    check(c.bind(listener, ptr(addr), 16), 'bind');
+    check(c.listen(listener, 1), 'listen');
+    optLen[0] = 16;
+    check(c.getsockname(listener, ptr(addr), ptr(optLen)), 'getsockname');
+    client = check(c.socket(AF_INET, SOCK_STREAM, 0), 'socket');
+    check(c.connect(client, ptr(addr), 16), 'connect');
+    return { listener, client };
+  } catch (error) {
+    c.close(listener);
+    if (client >= 0) c.close(client);
+    throw error;
+  }
 }

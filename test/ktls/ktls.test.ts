@@ -6,14 +6,10 @@
  * ranges past 4 GiB of a sparse file.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { cryptoInfo, installTxKey, type KtlsCipher, ktlsAvailable, ktlsCiphers, TLS_TX, trackKeylog } from '../../ffi/ktls.ts';
+import { cryptoInfo, installTxKey, ktlsAvailable, ktlsCiphers, TLS_TX, trackKeylog } from '../../ffi/ktls.ts';
 import {
   EAGAIN_RESULT,
   IPPROTO_TCP,
@@ -27,8 +23,8 @@ import {
   setsockopt,
   TCP_ULP,
 } from '../../ffi/libc.ts';
+import { type Fixtures, localMd5, MiB, makeFixtures, type Server, startServer, tlsStat } from './harness.ts';
 
-const here = import.meta.dir;
 const tlsReady = ktlsAvailable();
 const skipReason = 'the kernel has no tls ULP: run this suite with `bash test/ktls/run.sh` (inside the kTLS VM)';
 if (!tlsReady) console.warn(`skipping kTLS VM suite: ${skipReason}`);
@@ -38,94 +34,14 @@ test.if(process.env.S3ND_IN_KTLS_VM === '1')('the VM kernel offers the tls ULP',
   expect(readFileSync('/proc/sys/net/ipv4/tcp_available_ulp', 'utf8')).toContain('tls');
 });
 
-const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-let dir = '';
-let cert = '';
-let key = '';
-let smallFile = '';
-let sparseFile = '';
-const sparseSize = 5 * GiB;
-/** Ranges past 2^32 in the sparse file, each with marker bytes written into it. */
-const sparseRanges: [offset: number, length: number][] = [
-  [2 ** 32 - 4096, 8192], // straddles 4 GiB
-  [2 ** 32 + 12_345, 70_001],
-  [sparseSize - 65_536, 65_536], // the file's tail
-];
-
+let fx: Fixtures;
 beforeAll(() => {
-  if (!tlsReady) return;
-  dir = mkdtempSync(join(tmpdir(), 's3nd-ktls-'));
-  cert = join(dir, 'cert.pem');
-  key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost',
-  ], { stdio: 'ignore' });
-  // Deterministic pseudo-random content (a counter hashed), so a shifted or dropped record shows.
-  smallFile = join(dir, 'small.bin');
-  const small = new Uint8Array(3 * MiB + 7);
-  for (let i = 0; i < small.length; i += 16) {
-    small.set(createHash('md5').update(String(i)).digest().subarray(0, Math.min(16, small.length - i)), i);
-  }
-  const fd = openSync(smallFile, 'w');
-  writeSync(fd, small);
-  closeSync(fd);
-  sparseFile = join(dir, 'sparse.bin');
-  const sfd = openSync(sparseFile, 'w');
-  ftruncateSync(sfd, sparseSize);
-  for (const [offset, length] of sparseRanges) {
-    for (const at of [offset, offset + Math.floor(length / 2), offset + length - 16]) {
-      writeSync(sfd, createHash('md5').update(`marker ${at}`).digest(), 0, 16, at);
-    }
-  }
-  closeSync(sfd);
+  if (tlsReady) fx = makeFixtures();
 });
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-interface Server {
-  port: number;
-  events: { event: string; code: string | null; message: string }[];
-  child: ChildProcess;
-}
-
-async function startServer(cipher: KtlsCipher): Promise<Server> {
-  const child = spawn('node', [join(here, 'upload-part-server.mjs'), cert, key, cipher], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const events: Server['events'] = [];
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upload-part-server did not start within 30 s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`upload-part-server exited with ${code}`)));
-    lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { port?: number; event?: string; code?: string | null; message?: string };
-      if (msg.port !== undefined) {
-        clearTimeout(timer);
-        resolve(msg.port);
-      } else {
-        events.push({ event: msg.event ?? '', code: msg.code ?? null, message: msg.message ?? '' });
-      }
-    });
-  });
-  return { port, events, child };
-}
-
-function tlsStat(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of readFileSync('/proc/net/tls_stat', 'utf8').split('\n')) {
-    const [name, value] = line.trim().split(/\s+/);
-    if (name && value) out[name] = Number(value);
-  }
-  return out;
-}
+afterAll(() => fx?.cleanup());
 
 async function connect(port: number): Promise<tls.TLSSocket> {
-  const socket = tls.connect({ host: 'localhost', servername: 'localhost', port, ca: readFileSync(cert), ALPNProtocols: ['http/1.1'] });
+  const socket = tls.connect({ host: 'localhost', servername: 'localhost', port, ca: readFileSync(fx.cert), ALPNProtocols: ['http/1.1'] });
   trackKeylog(socket);
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
@@ -209,24 +125,6 @@ function readResponse(socket: tls.TLSSocket, timeoutMs = 60_000): Promise<Respon
   });
 }
 
-function localMd5(file: string, offset: number, length: number): string {
-  const fd = openSync(file, 'r');
-  try {
-    const hash = createHash('md5');
-    const chunk = Buffer.alloc(Math.min(length, MiB) || 1);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, length - done), offset + done);
-      if (n <= 0) throw new Error(`short read at ${offset + done}`);
-      hash.update(chunk.subarray(0, n));
-      done += n;
-    }
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function head(port: number, length: number): Uint8Array {
   return new TextEncoder().encode(
     `PUT /bucket/key?partNumber=1&uploadId=x HTTP/1.1\r\nhost: localhost:${port}\r\ncontent-length: ${length}\r\n\r\n`,
@@ -255,17 +153,17 @@ const sizes = [0, 1, 16_383, 16_384, 16_385, 3 * MiB + 7];
 describe.skipIf(!tlsReady).each(ktlsCiphers)('kTLS TX with %s', (cipher) => {
   let server: Server;
   beforeAll(async () => {
-    server = await startServer(cipher);
+    server = await startServer(fx, cipher);
   });
   afterAll(() => {
     server?.child.kill('SIGTERM');
   });
 
   test.each(sizes)('sendfile body of %d bytes arrives byte-exact', async (size) => {
-    const { res, cipher: used, before, during, md5 } = await putPart(server.port, smallFile, 0, size);
+    const { res, cipher: used, before, during, md5 } = await putPart(server.port, fx.smallFile, 0, size);
     expect(used).toBe(cipher);
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toEqual({ bytes: size, md5, cipher });
+    expect(JSON.parse(res.body)).toEqual({ bytes: size, md5, cipher, protocol: 'TLSv1.3' });
     expect(res.headers.etag).toBe(`"${md5}"`);
     // The kernel took over TX for this socket (software crypto in the emulated VM).
     expect(during.TlsTxSw ?? 0).toBe((before.TlsTxSw ?? 0) + 1);
@@ -274,8 +172,8 @@ describe.skipIf(!tlsReady).each(ktlsCiphers)('kTLS TX with %s', (cipher) => {
   });
 
   test('ranges past 4 GiB of a sparse file (offsets beyond 2^32)', async () => {
-    for (const [offset, length] of sparseRanges) {
-      const { res, md5 } = await putPart(server.port, sparseFile, offset, length);
+    for (const [offset, length] of fx.sparseRanges) {
+      const { res, md5 } = await putPart(server.port, fx.sparseFile, offset, length);
       expect(res.status).toBe(200);
       expect(JSON.parse(res.body)).toMatchObject({ bytes: length, md5 });
       // The markers make the range's md5 differ from that of zeros: a wrapped 32-bit offset would read zeros.
@@ -293,7 +191,7 @@ describe.skipIf(!tlsReady).each(ktlsCiphers)('kTLS TX with %s', (cipher) => {
       setsockopt(fd, IPPROTO_TCP, TCP_ULP, new TextEncoder().encode('tls'));
       setsockopt(fd, SOL_TLS, TLS_TX, cryptoInfo(cipher, wrong));
       const response = readResponse(socket, 20_000);
-      writeRequest(fd, head(server.port, 16_385), smallFile, 0, 16_385);
+      writeRequest(fd, head(server.port, 16_385), fx.smallFile, 0, 16_385);
       const outcome = await response.then(
         (res) => `response ${res.status}`,
         (err: Error) => `error ${err.message}`,

@@ -1,6 +1,7 @@
 // A Node https server that answers PUTs like S3's UploadPart: it hashes each body and returns
 // ETag = "<md5 hex>" plus a JSON body {bytes, md5}. Runs inside the kTLS VM (test/ktls-vm.sh).
-// Usage: node upload-part-server.mjs <cert.pem> <key.pem> <TLS 1.3 ciphersuite>
+// Usage: node upload-part-server.mjs <cert.pem> <key.pem> <TLS 1.3 ciphersuite | TLSv1.2>
+// (TLSv1.2: a server that speaks TLS 1.2 only, which kTLS clients must fall back from.)
 // Prints {"port":N} once listening, then one JSON line per client-side TLS/HTTP error, so the test
 // can see e.g. a bad_record_mac caused by a wrong kernel key.
 import { createHash } from 'node:crypto';
@@ -17,9 +18,10 @@ const server = https.createServer(
   {
     cert: readFileSync(certPath),
     key: readFileSync(keyPath),
-    minVersion: 'TLSv1.3',
-    // Node takes TLS 1.3 suites in `ciphers` (names starting with TLS_); it has no `ciphersuites` option.
-    ciphers: ciphersuite,
+    ...(ciphersuite === 'TLSv1.2'
+      ? { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }
+      : // Node takes TLS 1.3 suites in `ciphers` (names starting with TLS_); it has no `ciphersuites` option.
+        { minVersion: 'TLSv1.3', ciphers: ciphersuite }),
     ALPNProtocols: ['http/1.1'],
   },
   (req, res) => {
@@ -35,7 +37,7 @@ const server = https.createServer(
     });
     req.on('end', () => {
       const hex = md5.digest('hex');
-      const body = JSON.stringify({ bytes, md5: hex, cipher: req.socket.getCipher().standardName });
+      const body = JSON.stringify({ bytes, md5: hex, cipher: req.socket.getCipher().standardName, protocol: req.socket.getProtocol() });
       res.writeHead(200, { etag: `"${hex}"`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });

@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Error } from '../../functions/s3/errors.ts';
 import { Presigner } from '../../functions/s3/presign.ts';
+import { probeKtls } from '../../ffi/ktls.ts';
 import { pickTransport } from '../../worker/transport/index.ts';
 import { FetchTransport } from '../../worker/transport/fetch.ts';
+import { KtlsTransport } from '../../worker/transport/ktls.ts';
 import { SendfileTransport } from '../../worker/transport/sendfile.ts';
 import type { FileRef, Transport } from '../../worker/transport/types.ts';
 import { localS3, uniqueBucket } from '../s3/helpers.ts';
@@ -198,6 +200,24 @@ describe('pickTransport', () => {
     b.transport.close();
     expect(() => pickTransport('sendfile', 'https://localhost:7443')).toThrow(/HTTP/);
   });
+
+  test('kTLS: auto takes it on HTTPS when the probe passes, says why not otherwise; ktls demands it', () => {
+    const yes = () => ({ available: true });
+    const no = () => ({ available: false, reason: 'no tls ULP (test)' });
+    const a = pickTransport('auto', 'https://localhost:7443', {}, yes);
+    expect(a.transport.name).toBe('ktls');
+    a.transport.close();
+    const b = pickTransport('auto', 'https://localhost:7443', {}, no);
+    expect(b.transport.name).toBe('fetch');
+    expect(b.reason).toContain('no tls ULP (test)');
+    expect(pickTransport('auto', 'http://localhost:7480', {}, yes).transport.name).toBe('fetch');
+    expect(() => pickTransport('ktls', 'https://localhost:7443', {}, no)).toThrow(/not available here: no tls ULP \(test\)/);
+    expect(() => pickTransport('ktls', 'http://localhost:7480', {}, yes)).toThrow(/HTTPS/);
+    // The real probe on this host: whatever it says, the choice follows it.
+    const real = pickTransport('auto', 'https://localhost:7443');
+    expect(real.transport.name).toBe(probeKtls().available ? 'ktls' : 'fetch');
+    real.transport.close();
+  });
 });
 
 describe('against Ceph RGW with presigned part URLs', () => {
@@ -206,13 +226,15 @@ describe('against Ceph RGW with presigned part URLs', () => {
     { name: 'sendfile', https: false },
     { name: 'fetch', https: false },
     { name: 'fetch', https: true },
+    { name: 'ktls', https: true },
   ] as const;
   for (const c of cases) {
     test(`${c.name} over ${c.https ? 'HTTPS' : 'HTTP'}: part ETags are the md5 of each range; tampered URL → 403`, async () => {
       const { endpoint, credentials, client } = localS3(env, c.https);
       const bucket = uniqueBucket('s3nd-tr');
       await client.createBucket(bucket);
-      const transport = c.name === 'fetch' ? new FetchTransport() : new SendfileTransport({ writeBufferSize: 262144 });
+      const transport =
+        c.name === 'fetch' ? new FetchTransport() : c.name === 'ktls' ? new KtlsTransport() : new SendfileTransport({ writeBufferSize: 262144 });
       try {
         const key = `t/${c.name} ${c.https ? 's' : 'p'}/ü.bin`;
         const uploadId = await client.createMultipartUpload(bucket, key);
@@ -226,6 +248,12 @@ describe('against Ceph RGW with presigned part URLs', () => {
           const p = multipart[i] as (typeof parts)[number];
           expect(r.etag).toBe(`"${md5Range(p.offset, p.size)}"`);
         });
+        if (transport instanceof KtlsTransport) {
+          // Without the tls ULP (this host) the set-up is refused before the body and fetch carries the parts.
+          const ktls = probeKtls().available;
+          for (const r of results) expect(r.transport).toBe(ktls ? 'ktls' : 'fetch');
+          if (!ktls) expect(transport.refused.get(new URL(endpoint.url).origin)).toContain('kTLS install failed');
+        }
         const tampered = (urls[0] as string).replace(/X-Amz-Signature=([0-9a-f])/, (_m, d: string) => `X-Amz-Signature=${d === '0' ? '1' : '0'}`);
         const denied = await transport.put(tampered, file, 0, 1024, { signal: signal() }).catch((e: unknown) => e);
         expect(denied).toBeInstanceOf(S3Error);

@@ -11,6 +11,9 @@ import type { FileRef, PutOptions, PutResult, Transport } from './types.ts';
 export class FetchTransport implements Transport {
   readonly name = 'fetch' as const;
 
+  /** `ca` replaces the trusted CAs (default: Bun's roots plus NODE_EXTRA_CA_CERTS). */
+  constructor(private readonly options: { ca?: string | string[] | undefined } = {}) {}
+
   async put(url: string, file: FileRef, offset: number, size: number, options: PutOptions): Promise<PutResult> {
     const slice = Bun.file(file.path).slice(offset, offset + size);
     const https = url.startsWith('https:');
@@ -25,6 +28,7 @@ export class FetchTransport implements Transport {
         signal: options.signal,
         // Bun streams request bodies of known length without chunked encoding.
         duplex: 'half',
+        ...(this.options.ca === undefined ? {} : { tls: { ca: this.options.ca } }),
       } as RequestInit);
     } catch (cause) {
       throw networkError(cause, options.signal);

@@ -41,7 +41,7 @@ export interface SendfileOptions {
   /** A shared pump; the transport starts (and closes) its own otherwise. */
   pump?: Pump | undefined;
   /** kTLS mode (HTTPS): `ca` replaces the trusted CAs (default: Bun's roots plus NODE_EXTRA_CA_CERTS). */
-  ktls?: { ca?: string | Buffer | undefined } | undefined;
+  ktls?: { ca?: string | string[] | undefined } | undefined;
 }
 
 interface Connection {
