@@ -39,6 +39,10 @@ if [ ${#bun_dirs[@]} -gt 0 ]; then
   passed=$((passed + 1))
 fi
 
+stage "demo: npm start -- --once (plan function + worker daemon, real uploads read back)"
+bun scripts/start.ts --once
+passed=$((passed + 1))
+
 if [ -f test/ktls/run.sh ]; then
   stage "kTLS suite inside a qemu VM (test/ktls-vm.sh)"
   bash test/ktls/run.sh
