@@ -200,10 +200,14 @@ export function startDaemon(config: WorkerConfig): Daemon {
   };
 }
 
-/** `s3nd` / `s3nd serve`: runs until SIGTERM or SIGINT, then drains (S3ND_SHUTDOWN_GRACE, default 30 s). */
+/** `s3nd` / `s3nd serve`: runs until SIGTERM or SIGINT, then drains (S3ND_SHUTDOWN_GRACE_MS, default 30 s). */
 export async function runDaemon(argv: string[], env: Record<string, string | undefined>): Promise<void> {
   let daemon: Daemon;
+  const graceMs = Number(env.S3ND_SHUTDOWN_GRACE_MS ?? 30_000);
   try {
+    if (!Number.isFinite(graceMs) || graceMs < 0) {
+      throw new ConfigError(`S3ND_SHUTDOWN_GRACE_MS: expected milliseconds ≥ 0 (e.g. 30000), got ${JSON.stringify(env.S3ND_SHUTDOWN_GRACE_MS)}`);
+    }
     const { flags, positional } = parseFlags(argv);
     if (positional.length > 0) throw new ConfigError(`unexpected argument ${positional[0]}: the daemon takes only flags`);
     daemon = startDaemon(loadConfig(flags, env));
@@ -214,7 +218,6 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     }
     throw error;
   }
-  const graceMs = Number(env.S3ND_SHUTDOWN_GRACE_MS ?? 30_000);
   console.log(`s3nd ${version} listening on http://${daemon.server.hostname}:${daemon.server.port} (transport ${daemon.engine.transport})`);
   const stop = async (signal: string) => {
     console.log(`s3nd: ${signal}: no new uploads; finishing in-flight ones for up to ${graceMs / 1000} s, then aborting the rest`);

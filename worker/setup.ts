@@ -27,7 +27,11 @@ export function setupEngine(config: WorkerConfig, observer?: EngineObserver): Wo
   try {
     // S3ND_UPLOAD_BWLIMIT is aggregate bits/s; the kernel paces per connection, one per part in flight.
     const pacingRate = config.bwLimit > 0 ? Math.max(1, Math.floor(config.bwLimit / 8 / config.maxParallel)) : undefined;
-    choice = pickTransport(config.transport, config.endpoint?.url ?? config.functionUrl, { writeBufferSize: config.socketSendBuffer, pacingRate });
+    choice = pickTransport(config.transport, config.endpoint?.url ?? config.functionUrl, {
+      writeBufferSize: config.socketSendBuffer,
+      pacingRate,
+      onTcpInfo: observer?.tcpInfo && ((info) => observer.tcpInfo?.(info)),
+    });
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }

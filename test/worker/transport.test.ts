@@ -190,6 +190,23 @@ describe.each(['fetch', 'sendfile'] as const)('%s transport: peer reset', (name)
   });
 });
 
+test('sendfile transport reports TCP_INFO (RTT, retransmits during the part) after each part', async () => {
+  const s = sink();
+  const seen: { rttMicros: number; retransmits: number }[] = [];
+  const transport = new SendfileTransport({ onTcpInfo: (info) => seen.push(info) });
+  try {
+    for (const p of parts.slice(0, 3)) await transport.put(`${s.origin}/part/x`, file, p.offset, p.size, { signal: signal() });
+    expect(seen.length).toBe(3);
+    for (const info of seen) {
+      expect(info.rttMicros).toBeGreaterThan(0);
+      expect(info.retransmits).toBeGreaterThanOrEqual(0);
+    }
+  } finally {
+    transport.close();
+    s.server.stop(true);
+  }
+});
+
 describe('pickTransport', () => {
   test('auto, fetch, sendfile', () => {
     const a = pickTransport('auto', 'http://localhost:7480');

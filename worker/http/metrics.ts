@@ -35,7 +35,8 @@ export class Metrics implements EngineObserver {
   readonly retries = new Map<string, number>();
   inFlightParts = 0;
   bytes = 0;
-  rttMicros = 0;
+  /** Unset until a sendfile/ktls part reports TCP_INFO (fetch hides its sockets). */
+  rttMicros: number | undefined;
   retransmits = 0;
 
   /** Set once the engine's startup probe has picked it. */
@@ -86,8 +87,12 @@ export class Metrics implements EngineObserver {
       gauge('s3nd_files_queued', 'Files waiting for a part slot', stats.queuedFiles),
       gauge('s3nd_http_requests_in_flight', 'Upload requests being held open', this.requestsInFlight),
       gauge('s3nd_transport_info', 'Transport in use', 1, `{transport="${this.transport}"}`),
-      gauge('s3nd_tcp_rtt_seconds', 'Last measured TCP round-trip time (sendfile/ktls transports)', this.rttMicros / 1e6),
-      `# HELP s3nd_tcp_retransmits_total TCP retransmits seen (sendfile/ktls transports)\n# TYPE s3nd_tcp_retransmits_total counter\ns3nd_tcp_retransmits_total ${this.retransmits}`,
+      ...(this.rttMicros === undefined
+        ? []
+        : [
+            gauge('s3nd_tcp_rtt_seconds', 'Smoothed TCP round-trip time after the last part (sendfile/ktls transports)', this.rttMicros / 1e6),
+            `# HELP s3nd_tcp_retransmits_total TCP segments retransmitted while sending parts (sendfile/ktls transports)\n# TYPE s3nd_tcp_retransmits_total counter\ns3nd_tcp_retransmits_total ${this.retransmits}`,
+          ]),
     ].join('\n\n').concat('\n');
   }
 }

@@ -24,6 +24,7 @@ import {
   setNonBlocking,
   setPacingRate,
   setsockopt,
+  tcpInfo,
 } from '../../ffi/libc.ts';
 import { installTxKey, socketFd, trackKeylog } from '../../ffi/ktls.ts';
 import { Pump } from '../../ffi/pump.ts';
@@ -42,6 +43,8 @@ export interface SendfileOptions {
   pump?: Pump | undefined;
   /** kTLS mode (HTTPS): `ca` replaces the trusted CAs (default: Bun's roots plus NODE_EXTRA_CA_CERTS). */
   ktls?: { ca?: string | string[] | undefined } | undefined;
+  /** Called after each part with the connection's smoothed RTT and the retransmits during that part. */
+  onTcpInfo?: ((info: { rttMicros: number; retransmits: number }) => void) | undefined;
 }
 
 interface Connection {
@@ -50,6 +53,8 @@ interface Connection {
   /** dup of the socket's fd, owned by us. */
   fd: number;
   dead: boolean;
+  /** tcpi_total_retrans when the last part ended. */
+  retrans: number;
   onData: ((data: Buffer) => void) | undefined;
   onEnd: ((error?: Error) => void) | undefined;
 }
@@ -156,6 +161,11 @@ export class SendfileTransport implements Transport {
       this.discard(conn);
       throw networkError(responseError ?? bodyError, signal);
     }
+    if (this.options.onTcpInfo && bodyDone) {
+      const info = tcpInfo(conn.fd);
+      this.options.onTcpInfo({ rttMicros: info.rttMicros, retransmits: info.totalRetrans - conn.retrans });
+      conn.retrans = info.totalRetrans;
+    }
     if (result.close || !bodyDone) this.discard(conn);
     else this.release(conn);
     if (result.status < 200 || result.status > 299) {
@@ -242,7 +252,7 @@ export class SendfileTransport implements Transport {
           setNonBlocking(fd);
           if (this.options.writeBufferSize) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, this.options.writeBufferSize);
           if (this.options.pacingRate) setPacingRate(fd, this.options.pacingRate);
-          const conn: Connection = { origin, socket, fd, dead: false, onData: undefined, onEnd: undefined };
+          const conn: Connection = { origin, socket, fd, dead: false, retrans: 0, onData: undefined, onEnd: undefined };
           socket.on('data', (data: Buffer) => {
             if (conn.onData) conn.onData(data);
             else this.discard(conn); // bytes nobody asked for: the connection is unusable
