@@ -32,6 +32,8 @@ export interface EngineOptions {
   observer?: EngineObserver | undefined;
   /** Backoff base in ms (tests make it small). */
   backoffMs?: number;
+  /** The S3 origin part URLs go to, when known before the first plan (local signing). */
+  origin?: string | undefined;
 }
 
 interface Identity {
@@ -58,6 +60,8 @@ export function createEngine(options: EngineOptions): Engine {
   const running = new Set<AbortController>();
   let files = 0;
   let closing = false;
+  // Where parts go: known up front when signing locally, learnt from the first plan otherwise.
+  let origin = options.origin;
   const observer = options.observer ?? {};
   const backoffMs = options.backoffMs ?? 200;
 
@@ -143,6 +147,9 @@ export function createEngine(options: EngineOptions): Engine {
       queuedSeconds = (performance.now() - queuedAt) / 1000;
       observer.queued?.(queuedSeconds);
       const transferStart = performance.now();
+      // Open the connections the parts will need while CreateMultipartUpload is on its way: at
+      // 200 ms RTT a TLS connection costs two round trips that would otherwise come after it.
+      if (origin !== undefined) void options.transport.warm?.(origin, Math.min(partCount, options.maxParallel));
       try {
         plan = await options.plans.create({ bucket: request.bucket, key: request.key, size, partSize: layout.partSize, contentType: request.contentType }, controller.signal);
       } catch (error) {
@@ -153,6 +160,7 @@ export function createEngine(options: EngineOptions): Engine {
       const file = { path: request.file, fd };
       const parts: CompletedPart[] = new Array(partCount);
       const current = plan;
+      origin ??= new URL(current.urls(1)).origin;
       let rootCause: unknown;
       const results = await Promise.allSettled(
         slots.map(async (slot, i) => {

@@ -45,6 +45,7 @@ export function setupEngine(config: WorkerConfig, observer?: EngineObserver): Wo
     timeoutFactor: config.timeoutFactor,
     tries: config.tries,
     observer,
+    origin: config.functionUrl ? undefined : config.endpoint && new URL(config.endpoint.url).origin,
   });
   return { engine, plans, transportReason: choice.reason };
 }

@@ -268,3 +268,29 @@ test('close(deadline): refuses new uploads, aborts the running ones at the deadl
   expect(await https.client.headObject(bucket, 'closing')).toBeUndefined();
   await noUploadsLeft();
 }, 60_000);
+
+test('the pool is warmed for the parts about to fly while the upload is created; the origin is learnt from the first plan', async () => {
+  const transport = new SendfileTransport();
+  const warmed: [string, number][] = [];
+  const warm = transport.warm.bind(transport);
+  transport.warm = async (origin, connections) => {
+    warmed.push([origin, connections]);
+    await warm(origin, connections);
+  };
+  const origin = new URL(http.endpoint.url).origin;
+  const engine = createEngine(options({ plans: new LocalPlanSource(http.endpoint, http.credentials), transport, maxParallel: 4 }));
+  const data = randomBytes(23 * MiB);
+  for (const key of ['warm/a', 'warm/b']) {
+    await engine.upload({ file: file(key.replace('/', '-'), data), uri: `s3://${bucket}/${key}`, bucket, key });
+    expect(md5(await https.client.getObject(bucket, key))).toBe(md5(data));
+  }
+  await engine.upload({ file: file('warm-small', data.subarray(0, 1000)), uri: `s3://${bucket}/warm/small`, bucket, key: 'warm/small' });
+  // No origin known before the first plan; then min(parts, parallelism) connections per file.
+  expect(warmed).toEqual([
+    [origin, 4],
+    [origin, 1],
+  ]);
+  expect(transport.stats().idle).toBeGreaterThanOrEqual(4);
+  await engine.close(Date.now());
+  await noUploadsLeft();
+}, 60_000);
