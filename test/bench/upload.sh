@@ -3,6 +3,13 @@
 # same files to the local Ceph RGW (started here if needed, left as found). See test/bench/upload.ts.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# `npm run bench:upload -- --ktls`: the ktls vs fetch transport bench (test/bench/ktls.ts) inside the
+# kTLS VM instead; nothing below runs.
+if [ "${1:-}" = --ktls ]; then
+  shift
+  export S3ND_KTLS_VM_TIMEOUT="${S3ND_KTLS_VM_TIMEOUT:-900}"
+  exec bash test/ktls-vm.sh "$PWD/node_modules/.bin/bun" test/bench/ktls.ts "$@"
+fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 # The peers come from Debian (aws-cli v2 is /usr/bin/aws from `awscli`); install what is missing.
 missing=()

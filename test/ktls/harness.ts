@@ -25,8 +25,8 @@ export interface Fixtures {
   cleanup(): void;
 }
 
-export function makeFixtures(): Fixtures {
-  const dir = mkdtempSync(join(tmpdir(), 's3nd-ktls-'));
+/** A self-signed certificate for `localhost` in `dir`: cert.pem, key.pem. */
+export function makeCert(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   execFileSync('openssl', [
@@ -34,6 +34,12 @@ export function makeFixtures(): Fixtures {
     '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost',
   ], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+export function makeFixtures(): Fixtures {
+  const dir = mkdtempSync(join(tmpdir(), 's3nd-ktls-'));
+  const { cert, key } = makeCert(dir);
   // Deterministic pseudo-random content (a counter hashed), so a shifted or dropped record shows.
   const smallFile = join(dir, 'small.bin');
   const small = new Uint8Array(3 * MiB + 7);
@@ -66,15 +72,21 @@ export interface Server {
   child: ChildProcess;
 }
 
-/** Starts upload-part-server.mjs for one TLS 1.3 cipher, or `TLSv1.2` for a TLS 1.2-only server. */
-export async function startServer(fx: Fixtures, cipher: KtlsCipher | 'TLSv1.2'): Promise<Server> {
+/**
+ * Starts upload-part-server.mjs for one TLS 1.3 cipher, or `TLSv1.2` for a TLS 1.2-only server. The
+ * start-up allowance is long: on a busy host Node alone can take 25 s to start under emulation.
+ */
+export async function startServer(fx: { cert: string; key: string }, cipher: KtlsCipher | 'TLSv1.2'): Promise<Server> {
   const child = spawn('node', [join(import.meta.dir, 'upload-part-server.mjs'), fx.cert, fx.key, cipher], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const events: Server['events'] = [];
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upload-part-server did not start within 30 s')), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('upload-part-server did not start within 180 s'));
+    }, 180_000);
     child.once('exit', (code) => reject(new Error(`upload-part-server exited with ${code}`)));
     lines.on('line', (line) => {
       const msg = JSON.parse(line) as { port?: number; event?: string; code?: string | null; message?: string };
