@@ -1,16 +1,18 @@
 /**
  * Differential tests: s3nd's presigner against the AWS SDK's signer (@smithy/signature-v4) over the
  * exact same request, URL paths against @aws-sdk/s3-request-presigner, and aws4fetch as a second
- * oracle; plus the fast part path against the general one.
+ * oracle; plus the fast part path against the general one, and the WASM SIMD part path against
+ * the scalar one.
  */
 import { PutObjectCommand, S3Client as SdkS3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsV4Signer } from 'aws4fetch';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { maxExpiresIn, Presigner } from './presign.ts';
+import { maxExpiresIn, Presigner, useSha256x4Module } from './presign.ts';
 import type { Credentials, HttpMethod } from './types.ts';
 import { objectLocation } from './uri.ts';
 
@@ -166,6 +168,7 @@ describe('presign against the AWS SDK signer', () => {
     const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'tok/en+=' };
     const when = new Date('2026-11-24T10:00:00Z');
     const presigner = new Presigner({ endpoint: ep, credentials: creds });
+    expect(presigner.simd, 'the part URLs below come from the WASM SIMD path').toBe(true);
     const urls = presigner.partUrls('bkt', 'dir/ünï file+1.bin', '2~up/load+id=', 1, 200, 900, when);
     for (const [i, url] of urls.entries()) {
       const unsigned = url.slice(0, url.indexOf('&X-Amz-Signature='));
@@ -192,6 +195,7 @@ describe('part URLs', () => {
   const when = new Date('2026-11-24T10:00:00Z');
 
   test('the fast path equals the general presigner for every digit count', () => {
+    expect(presigner.simd).toBe(true);
     for (const [first, count] of [
       [1, 12],
       [95, 10],
@@ -231,5 +235,66 @@ describe('part URLs', () => {
     expect(() => presigner.partUrls('bkt', 'k', '', 1, 1, 60)).toThrow(/uploadId must not be empty/);
     expect(() => presigner.presign({ method: 'GET', bucket: 'B!', key: 'k', expiresIn: 60 })).toThrow(/Invalid bucket name/);
     expect(() => presigner.presign({ method: 'GET', bucket: 'bkt', key: 'k'.repeat(1025), expiresIn: 60 })).toThrow(/1025 bytes/);
+  });
+});
+
+describe('WASM SIMD part signing equals the scalar path', () => {
+  const simdOf = (options: ConstructorParameters<typeof Presigner>[0]) => {
+    const simd = new Presigner(options);
+    expect(simd.simd).toBe(true);
+    return { simd, scalar: new Presigner({ ...options, simd: false }) };
+  };
+  const ep = (url: string, region: string) => ({ url, region });
+  const when = new Date('2026-11-24T10:00:00Z');
+
+  test('randomized keys, uploadIds, part numbers, lifetimes, dates, regions and session tokens', () => {
+    const region = fc.oneof(fc.constantFrom('us-east-1', 'ap-southeast-2', 'auto', 'eu-central-1'), fc.stringMatching(/^[a-z0-9-]{1,70}$/));
+    const host = fc.constantFrom('https://localhost:7443', 'http://127.0.0.1:7480', 'https://s3.us-west-2.amazonaws.com', 'https://h');
+    const uploadId = fc.oneof(fc.string({ minLength: 1, maxLength: 300 }), fc.constantFrom('u', '2~abc/def+g==', 'ü ?&='.repeat(30)));
+    const partNumbers = fc.array(fc.integer({ min: 1, max: 10_000 }), { minLength: 2, maxLength: 40 });
+    const range = fc.integer({ min: 1, max: 9_999 }).chain((first) => fc.tuple(fc.constant(first), fc.integer({ min: 2, max: Math.min(300, 10_001 - first) })));
+    fc.assert(
+      fc.property(host, region, credentials, bucket, key, uploadId, partNumbers, range, fc.integer({ min: 1, max: maxExpiresIn }), date, (url, reg, creds, b, k, u, list, [first, count], expiresIn, at) => {
+        const { simd, scalar } = simdOf({ endpoint: ep(url, reg), credentials: creds });
+        expect(simd.partUrlList(b, k, u, list, expiresIn, at)).toEqual(scalar.partUrlList(b, k, u, list, expiresIn, at));
+        expect(simd.partUrls(b, k, u, first, count, expiresIn, at)).toEqual(scalar.partUrls(b, k, u, first, count, expiresIn, at));
+        expect(simd.partTemplate(b, k, u, Math.min(count, 40), expiresIn, at)).toEqual(scalar.partTemplate(b, k, u, Math.min(count, 40), expiresIn, at));
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
+  test('part numbers at every offset in the block (key lengths 1…64), across digit counts and batches', () => {
+    const { simd, scalar } = simdOf({ endpoint: ep('http://localhost:7480', 'us-east-1'), credentials: { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'ST' } });
+    // Shifting the key by one byte moves the part number one byte along its block, so some of
+    // these straddle two blocks; unsorted numbers with repeats and more than one batch (1024).
+    const numbers = [10_000, 1, 9, 10, 99, 100, 999, 1000, 9999, 5, 5, 42, 10_000, 777];
+    for (let length = 1; length <= 64; length++) {
+      const k = 'k'.repeat(length);
+      expect(simd.partUrlList('bkt', k, 'upload-1', numbers, 600, when)).toEqual(scalar.partUrlList('bkt', k, 'upload-1', numbers, 600, when));
+    }
+    const many = Array.from({ length: 2500 }, (_, i) => ((i * 7919) % 10_000) + 1);
+    expect(simd.partUrlList('bkt', 'a/b', 'u', many, 600, when)).toEqual(scalar.partUrlList('bkt', 'a/b', 'u', many, 600, when));
+    const all = simd.partTemplate('bkt', 'a/b', 'u'.repeat(500), 10_000, 600, when);
+    expect(all).toEqual(scalar.partTemplate('bkt', 'a/b', 'u'.repeat(500), 10_000, 600, when));
+    expect(new Set(all.signatures).size).toBe(10_000);
+  });
+
+  test('a module handed over at bundle time is used, and one that cannot load leaves the scalar path', () => {
+    const options = { endpoint: ep('http://localhost:7480', 'us-east-1'), credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } };
+    const want = new Presigner({ ...options, simd: false }).partUrls('bkt', 'k', 'u', 1, 50, 60, when);
+    try {
+      // What workerd gets instead of a runtime compile (deploy/workerd.ts).
+      useSha256x4Module(new WebAssembly.Module(readFileSync(new URL('./simd/sha256x4.wasm', import.meta.url))));
+      const bundled = new Presigner(options);
+      expect(bundled.simd).toBe(true);
+      expect(bundled.partUrls('bkt', 'k', 'u', 1, 50, 60, when)).toEqual(want);
+      useSha256x4Module({} as WebAssembly.Module);
+      const fallback = new Presigner(options);
+      expect(fallback.simd).toBe(false);
+      expect(fallback.partUrls('bkt', 'k', 'u', 1, 50, 60, when)).toEqual(want);
+    } finally {
+      useSha256x4Module(new WebAssembly.Module(readFileSync(new URL('./simd/sha256x4.wasm', import.meta.url))));
+    }
   });
 });
